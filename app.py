@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-COMMANDS = ("serve", "analyze")
+COMMANDS = ("serve", "analyze", "distill-aux")
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +18,12 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         default="imagenet",
         help="'imagenet' (torchvision's weights, downloaded once and cached), 'random' (seeded, for exploring the "
         "architecture offline; predictions are meaningless) or a path to a GoogLeNet state_dict checkpoint",
+    )
+    parser.add_argument(
+        "--model",
+        choices=("torchvision", "original"),
+        default="torchvision",
+        help="torchvision's GoogLeNet, or the original paper network with BVLC's Caffe weights (trained aux heads)",
     )
     parser.add_argument("--device", default="auto", help="auto (CUDA, else Apple MPS, else CPU), cpu, cuda, cuda:1, mps")
     parser.add_argument("--half", action="store_true", help="float16 on CUDA (faster; ignored on CPU)")
@@ -38,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(analyze)
     analyze.add_argument("photo", help="path to an image file")
     analyze.add_argument("--json", action="store_true", help="print the full JSON summary")
+
+    distill = sub.add_parser("distill-aux", help="train torchvision's untrained aux heads to mimic the main head",
+                             add_help=False)
+    distill.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -57,7 +67,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     from model.summary import summarize_analysis
 
     try:
-        engine = load_engine(args.weights, args.device, half=args.half, seed=args.seed, warm_up=False)
+        engine = load_engine(args.weights, args.device, arch=args.model, half=args.half, seed=args.seed, warm_up=False)
     except (WeightsError, ValueError) as err:
         return fail(str(err), 3)
     try:
@@ -77,15 +87,20 @@ def run_analyze(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from model import WeightsError, load_engine
+    from model import WeightsError
+    from model.engine import EnginePool
 
     try:
-        engine = load_engine(args.weights, args.device, half=args.half, seed=args.seed)
+        pool = EnginePool(args.weights, args.device, half=args.half, seed=args.seed, first=args.model)
     except (WeightsError, ValueError) as err:
         return fail(str(err), 3)
     from demo.ui import launch
 
-    launch(engine, host=args.host, port=args.port, share=args.share)
+    engine = pool.get(args.model)
+    print(f"GoogLeNet Explorer: {engine.weights.description} on {engine.device}", flush=True)
+    if not engine.weights.predictions_meaningful:
+        print("WARNING: random weights; predictions are meaningless (the page says so too).", flush=True)
+    launch(pool, host=args.host, port=args.port, share=args.share)
     return 0
 
 
@@ -93,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "analyze":
         return run_analyze(args)
+    if args.command == "distill-aux":
+        from model.distill import cli
+
+        return cli(args.rest)
     return run_serve(args)
 
 

@@ -47,3 +47,5 @@ class Preprocess:
 
 
 TORCHVISION_IMAGENET = Preprocess()
+# BVLC GoogLeNet (Caffe): warp to 256 x 256, centre 224 crop, BGR, 0-255 minus the BGR mean (model.bvlc.CAFFE_PREPROCESS).
+CAFFE_BVLC = Preprocess(resize=(256, 256), crop=224, mean=(104.0, 117.0, 123.0), std=(1.0, 1.0, 1.0), scale=255.0, bgr=True)

@@ -159,8 +159,41 @@ def _first_line(err: BaseException) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
 
 
-def load_weights(weights: str = "imagenet", *, seed: int = 0, progress: bool = True) -> tuple[nn.Module, WeightsInfo]:
-    """'imagenet' | 'random' | a path to a checkpoint."""
+def original_googlenet(weights: str, *, seed: int = 0, progress: bool = True) -> tuple[nn.Module, WeightsInfo]:
+    """The paper's network with BVLC's Caffe weights ('imagenet'), a local .caffemodel/.pth, or seeded random."""
+    from . import bvlc
+
+    if weights == "random":
+        info = WeightsInfo(
+            kind="random",
+            description=f"Original GoogLeNet (paper), random weights (seed {seed}): for exploring the architecture only",
+            source=f"seed={seed}",
+            predictions_meaningful=False,
+            aux_trained=False,
+            aux_note="Random weights: the auxiliary heads are untrained, like the rest of the network.",
+        )
+        return bvlc.build_bvlc_googlenet(seed), info
+    try:
+        model, provenance = bvlc.load_bvlc_googlenet(None if weights == "imagenet" else weights, progress=progress)
+    except bvlc.BvlcWeightsUnavailableError as err:
+        raise WeightsUnavailableError(str(err)) from None
+    except bvlc.BvlcWeightsError as err:
+        raise CheckpointError(str(err)) from None
+    return model, WeightsInfo(**provenance)
+
+
+ARCHITECTURES = ("torchvision", "original")
+
+
+def load_weights(
+    weights: str = "imagenet", *, arch: str = "torchvision", seed: int = 0, progress: bool = True
+) -> tuple[nn.Module, WeightsInfo]:
+    """weights: 'imagenet' | 'random' | a path. arch: 'torchvision' (torchvision's GoogLeNet) or 'original'
+    (the paper's network, BVLC's Caffe weights)."""
+    if arch == "original":
+        return original_googlenet(weights, seed=seed, progress=progress)
+    if arch != "torchvision":
+        raise ValueError(f"Unknown model {arch!r}; expected one of {', '.join(ARCHITECTURES)}.")
     if weights == "imagenet":
         return imagenet_googlenet(progress=progress)
     if weights == "random":
