@@ -55,6 +55,8 @@ class PhotoInput(gr.Image):
     apply to every file (gr.Image would decode it first and fail with a generic error on a bad one). The path is one
     Gradio itself wrote to its upload cache, never one chosen by the request."""
 
+    is_template = True  # draw it with gr.Image's own frontend
+
     def preprocess(self, payload):  # type: ignore[override]
         if payload is None:
             return None
@@ -147,8 +149,8 @@ def build_app(pool: EnginePool) -> gr.Blocks:
     def predict(photo, arch, language):
         return views.label_dict(analyze(photo, arch, language).top5)
 
-    def pick_module(evt: gr.SelectData, presenter: bool):
-        name = views.module_at(int(evt.index[1]), branch_names(pool.first), _scale(presenter))
+    def pick_module(arch: str, presenter: bool, evt: gr.SelectData):
+        name = views.module_at(int(evt.index[1]), branch_names(arch), _scale(presenter))
         return gr.skip() if name is None else name
 
     def relabel(language: str, arch: str):
@@ -167,7 +169,7 @@ def build_app(pool: EnginePool) -> gr.Blocks:
             gr.update(label=t(lang, "tab_arch")),
             gr.update(label=t(lang, "tab_attr")),
             t(lang, "branches_intro"),
-            gr.update(label=t(lang, "overview")),
+            t(lang, "overview"),
             gr.update(label=t(lang, "module")),
             gr.update(label=t(lang, "colormap")),
             gr.update(label=t(lang, "opacity")),
@@ -219,10 +221,12 @@ def build_app(pool: EnginePool) -> gr.Blocks:
                     module = gr.Radio(list(MODULES), value="4c", label=t("en", "module"), scale=3)
                     cmap = gr.Dropdown(SEQUENTIAL_CMAPS, value="viridis", label=t("en", "colormap"), scale=1)
                     opacity = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label=t("en", "opacity"), scale=1)
-                with gr.Row():
-                    overview = gr.Image(label=t("en", "overview"), interactive=False, format="png", scale=3)
-                    legend = gr.Image(label=t("en", "legend"), interactive=False, format="png", scale=1)
-                module_heading = gr.Markdown()
+                overview_caption = gr.Markdown(t("en", "overview"))
+                overview = gr.Image(show_label=False, interactive=False, format="png", buttons=["fullscreen"])
+                with gr.Row(equal_height=True):
+                    module_heading = gr.Markdown()
+                    legend = gr.Image(label=t("en", "legend"), interactive=False, format="png", height=90, scale=0,
+                                      min_width=380, buttons=[])
                 titles, maps, grids = [], [], []
                 with gr.Row():
                     for i in range(4):
@@ -266,13 +270,13 @@ def build_app(pool: EnginePool) -> gr.Blocks:
             api_name="module",
             concurrency_limit=8,
         )
-        overview.select(pick_module, [presenter], [module], api_name=False)
+        overview.select(pick_module, [arch, presenter], [module], api_name=False)
         presenter.change(None, [presenter], None, js=PRESENTER_JS)
         language.change(
             relabel,
             [language, arch],
             [title, subtitle, presenter, arch, photo, run_button, top5, seen, tab_branches, tab_aux, tab_arch,
-             tab_attr, branches_intro, overview, module, cmap, opacity, legend, aux_intro, attr_intro, footer,
+             tab_attr, branches_intro, overview_caption, module, cmap, opacity, legend, aux_intro, attr_intro, footer,
              architecture],
             api_name=False,
         ).then(module_views, module_inputs, module_outputs, api_name=False).then(

@@ -78,7 +78,13 @@ def legend(cmap: str, lang: str, scale: float = 1.0) -> np.ndarray:
 
 
 def branch_titles(spec: ModuleSpec) -> list[str]:
-    return [f"**{b.role}** · {b.label}" for b in spec.branches]
+    titles = []
+    for b in spec.branches:
+        kernel = "" if b.role.startswith(f"{b.kernel}x") else f" · {b.kernel}x{b.kernel} kernel"
+        if b.kernel != b.paper_kernel:
+            kernel += f" (paper: {b.paper_kernel}x{b.paper_kernel})"
+        titles.append(f"**{b.role}**{kernel} · {b.out_channels} ch")
+    return titles
 
 
 def module_heading(spec: ModuleSpec, lang: str) -> str:
