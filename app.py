@@ -44,10 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(analyze)
     analyze.add_argument("photo", help="path to an image file")
     analyze.add_argument("--json", action="store_true", help="print the full JSON summary")
-
-    distill = sub.add_parser("distill-aux", help="train torchvision's untrained aux heads to mimic the main head",
-                             add_help=False)
-    distill.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("distill-aux", help="train torchvision's untrained aux heads to mimic the main head (see -h)")
     return parser
 
 
@@ -105,13 +102,14 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.command == "analyze":
-        return run_analyze(args)
-    if args.command == "distill-aux":
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["distill-aux"]:
         from model.distill import cli
 
-        return cli(args.rest)
+        return cli(argv[1:])
+    args = parse_args(argv)
+    if args.command == "analyze":
+        return run_analyze(args)
     return run_serve(args)
 
 

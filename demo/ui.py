@@ -30,6 +30,7 @@ SEQUENTIAL_CMAPS = [c for c in ("viridis", "cividis", "magma") if c in COLORMAPS
 MAX_UPLOAD = "20mb"
 CACHE_CLEANUP = (3600, 3600)  # every hour, delete uploads and outputs older than an hour
 PRESENTER_SCALE = 1.75
+STATE_SESSIONS = 100  # each session keeps one analysis (~10 MB of activations); the oldest are dropped first
 
 CSS = """
 .gx-table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
@@ -301,6 +302,7 @@ def launch(pool: EnginePool, *, host: str = "127.0.0.1", port: int = 7860, share
         share=share,
         max_file_size=MAX_UPLOAD,
         show_error=False,
+        state_session_capacity=STATE_SESSIONS,
         css=CSS,
         footer_links=["api", "gradio"],
     )
