@@ -47,6 +47,12 @@ EN: dict[str, str] = {
     "col_active": "Active units",
     "module_heading": "Inception {name}: {in_ch} channels in → {out_ch} out, {size} × {size} positions",
     "kernel_note": "torchvision's \"5x5\" branch really uses a 3x3 kernel (pytorch/vision#906).",
+    "kernel": "{k}x{k} kernel",
+    "paper_kernel": "(paper: {k}x{k})",
+    "n_channels": "{n} ch",
+    "note_kernel": "The \"5x5\" branch uses a 3x3 kernel here, not 5x5 (pytorch/vision#906).",
+    "note_batch_norm": "Every convolution is followed by batch normalization, which the 2014 paper did not have.",
+    "note_no_lrn": "There is no local response normalization (the paper uses it after the first two convolutions).",
     "aux_intro": "GoogLeNet has two **auxiliary classifiers**, small heads attached after **4a** and **4d**. "
     "During training their losses (weight 0.3) push useful gradient into the middle of the deep network; "
     "at test time they are switched off. Here all three heads run on the same photo, in evaluation mode.",
@@ -146,6 +152,13 @@ KO: dict[str, str] = {
     "col_active": "활성 유닛 비율",
     "module_heading": "Inception {name}: 입력 {in_ch} 채널 → 출력 {out_ch} 채널, {size} × {size} 위치",
     "kernel_note": "torchvision의 \"5x5\" 가지는 실제로 3x3 커널을 씁니다 (pytorch/vision#906).",
+    "kernel": "{k}x{k} 커널",
+    "paper_kernel": "(논문: {k}x{k})",
+    "n_channels": "{n} 채널",
+    "note_kernel": "이 모델의 \"5x5\" 가지는 5x5가 아니라 3x3 커널을 씁니다 (pytorch/vision#906, torchvision이 처음 포팅할 때부터 "
+    "그대로 남은 것).",
+    "note_batch_norm": "모든 합성곱 뒤에 배치 정규화가 있습니다. 2014년 논문에는 없던 것입니다.",
+    "note_no_lrn": "국소 응답 정규화(LRN)가 없습니다 (논문은 처음 두 합성곱 뒤에 사용).",
     "aux_intro": "GoogLeNet에는 **4a**와 **4d** 뒤에 붙은 작은 **보조 분류기(auxiliary classifier)** 가 두 개 "
     "있습니다. 학습할 때 이들의 손실(가중치 0.3)이 깊은 네트워크의 중간층까지 기울기를 잘 전달해 주고, "
     "테스트할 때는 쓰지 않습니다. 여기서는 세 분류기를 모두 같은 사진에 평가 모드로 실행합니다.",

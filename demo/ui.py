@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(str(p) for p in (ROOT / "assets").glob("*.jpg"))
 ARCHS = ("torchvision", "original")
 SEQUENTIAL_CMAPS = [c for c in ("viridis", "cividis", "magma") if c in COLORMAPS]
-MAX_UPLOAD = "20mb"
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 CACHE_CLEANUP = (3600, 3600)  # every hour, delete uploads and outputs older than an hour
 PRESENTER_SCALE = 1.75
 STATE_SESSIONS = 100  # each session keeps one analysis (~10 MB of activations); the oldest are dropped first
@@ -46,6 +46,8 @@ CSS = """
 .gx-presenter .prose h3 { font-size: 1.8rem !important; }
 .gx-presenter { --body-text-color: #000; --block-background-fill: #fff; --background-fill-primary: #fff; }
 .gx-presenter .gx-bar { height: 8px; }
+.gx-presenter [data-testid="block-info"], .gx-presenter .block-info, .gx-presenter label span,
+.gx-presenter input, .gx-presenter .wrap { font-size: 1.2rem !important; }
 """
 
 PRESENTER_JS = "(on) => { document.querySelector('.gradio-container').classList.toggle('gx-presenter', on); return on; }"
@@ -62,7 +64,10 @@ class PhotoInput(gr.Image):
         if payload is None:
             return None
         if payload.url and payload.url.startswith("data:"):
-            return base64.b64decode(payload.url.split(",", 1)[1])
+            encoded = payload.url.split(",", 1)[-1]
+            if len(encoded) * 3 // 4 > MAX_UPLOAD_BYTES:  # same limit as a file upload; checked before decoding
+                raise gr.Error(f"The image is larger than {MAX_UPLOAD_BYTES // 2**20} MB.", print_exception=False)
+            return base64.b64decode(encoded)
         return Path(payload.path).read_bytes()
 
 
@@ -79,18 +84,19 @@ def build_app(pool: EnginePool) -> gr.Blocks:
         try:
             return pool.get(arch)
         except WeightsError as err:
-            raise gr.Error(str(err), title="Model") from None
+            raise gr.Error(str(err), title="Model", print_exception=False) from None
 
     # ---- callbacks -------------------------------------------------------------------------------------------------
 
     def analyze(photo, arch, language):
         lang = _lang(language)
         if photo is None:
-            raise gr.Error(t(lang, "error_no_image"))
+            raise gr.Error(t(lang, "error_no_image"), print_exception=False)
         try:
             return engine(arch).analyze(photo)
         except ImageInputError as err:
-            raise gr.Error(t(lang, "error_prefix") + image_error(lang, err.kind, str(err))) from None
+            message = t(lang, "error_prefix") + image_error(lang, err.kind, str(err))
+            raise gr.Error(message, print_exception=False) from None
         except gr.Error:
             raise
         except Exception:
@@ -121,7 +127,7 @@ def build_app(pool: EnginePool) -> gr.Blocks:
             views.legend(cmap, lang, scale),
             views.module_heading(spec, lang),
             views.stats_html(analysis, spec, lang),
-            *views.branch_titles(spec),
+            *views.branch_titles(spec, lang),
             *views.branch_maps(analysis, module, cmap, opacity),
             *views.branch_grids(analysis, module, cmap, scale),
         ]
@@ -139,6 +145,8 @@ def build_app(pool: EnginePool) -> gr.Blocks:
         return views.branch_legend(engine(arch).architecture)
 
     def run_all(photo, arch, language, module, cmap, opacity, presenter):
+        if photo is None:  # the input was cleared
+            return gr.skip()
         analysis = analyze(photo, arch, language)
         return (
             analysis,
@@ -146,6 +154,11 @@ def build_app(pool: EnginePool) -> gr.Blocks:
             *module_views(analysis, arch, module, cmap, opacity, presenter, language),
             *aux_views(analysis, language),
         )
+
+    def summary_texts(analysis: Analysis | None, arch: str, language: str):
+        if analysis is None:
+            return t(_lang(language), "status_ready"), views.banner_markdown(engine(arch).weights, _lang(language))
+        return summary_views(analysis, arch, language)[2:]
 
     def predict(photo, arch, language):
         return views.label_dict(analyze(photo, arch, language).top5)
@@ -163,6 +176,7 @@ def build_app(pool: EnginePool) -> gr.Blocks:
             gr.update(label=t(lang, "model"), choices=[(t(lang, f"model_{a}"), a) for a in ARCHS]),
             gr.update(label=t(lang, "photo")),
             gr.update(value=t(lang, "analyze")),
+            gr.update(label=t(lang, "examples")),
             gr.update(label=t(lang, "top5")),
             gr.update(label=t(lang, "seen")),
             gr.update(label=t(lang, "tab_branches")),
@@ -174,7 +188,6 @@ def build_app(pool: EnginePool) -> gr.Blocks:
             gr.update(label=t(lang, "module")),
             gr.update(label=t(lang, "colormap")),
             gr.update(label=t(lang, "opacity")),
-            gr.update(label=t(lang, "legend")),
             t(lang, "aux_intro"),
             t(lang, "attr_intro"),
             t(lang, "footer"),
@@ -211,7 +224,7 @@ def build_app(pool: EnginePool) -> gr.Blocks:
                 run_button = gr.Button(t("en", "analyze"), variant="primary")
             with gr.Column(scale=1):
                 top5 = gr.Label(num_top_classes=5, label=t("en", "top5"))
-                seen = gr.Image(label=t("en", "seen"), interactive=False, height=224, format="png")
+                seen = gr.Image(label=t("en", "seen"), interactive=False, height=224, format="webp")
                 status = gr.Markdown(t("en", "status_ready"))
         examples = gr.Examples(EXAMPLES, inputs=[photo], label=t("en", "examples"), examples_per_page=12)
 
@@ -226,14 +239,14 @@ def build_app(pool: EnginePool) -> gr.Blocks:
                 overview = gr.Image(show_label=False, interactive=False, format="png", buttons=["fullscreen"])
                 with gr.Row(equal_height=True):
                     module_heading = gr.Markdown()
-                    legend = gr.Image(label=t("en", "legend"), interactive=False, format="png", height=90, scale=0,
-                                      min_width=380, buttons=[])
+                    legend = gr.Image(show_label=False, interactive=False, format="png", scale=0, min_width=380,
+                                      buttons=[])
                 titles, maps, grids = [], [], []
                 with gr.Row():
                     for i in range(4):
                         with gr.Column(min_width=200):
                             titles.append(gr.Markdown())
-                            maps.append(gr.Image(show_label=False, interactive=False, format="png", height=224))
+                            maps.append(gr.Image(show_label=False, interactive=False, format="webp", height=224))
                             grids.append(gr.Image(show_label=False, interactive=False, format="png"))
                 stats = gr.HTML()
             with gr.Tab(t("en", "tab_aux"), id="aux") as tab_aux:
@@ -255,7 +268,7 @@ def build_app(pool: EnginePool) -> gr.Blocks:
 
         gr.on(
             [photo.change, run_button.click, arch.change],
-            lambda *a: gr.skip() if a[0] is None else run_all(*a),
+            run_all,
             all_inputs,
             all_outputs,
             api_name="analyze",
@@ -276,13 +289,13 @@ def build_app(pool: EnginePool) -> gr.Blocks:
         language.change(
             relabel,
             [language, arch],
-            [title, subtitle, presenter, arch, photo, run_button, top5, seen, tab_branches, tab_aux, tab_arch,
-             tab_attr, branches_intro, overview_caption, module, cmap, opacity, legend, aux_intro, attr_intro, footer,
+            [title, subtitle, presenter, arch, photo, run_button, examples.dataset, top5, seen, tab_branches, tab_aux,
+             tab_arch, tab_attr, branches_intro, overview_caption, module, cmap, opacity, aux_intro, attr_intro, footer,
              architecture],
             api_name=False,
         ).then(module_views, module_inputs, module_outputs, api_name=False).then(
             aux_views, [analysis_state, language], [aux_note, *aux_panels], api_name=False
-        )
+        ).then(summary_texts, [analysis_state, arch, language], [status, banner], api_name=False)
         demo.load(initial_language, None, [language], api_name=False)
 
         # API endpoints with no UI of their own (hidden triggers).
@@ -300,7 +313,7 @@ def launch(pool: EnginePool, *, host: str = "127.0.0.1", port: int = 7860, share
         server_name=host,
         server_port=port,
         share=share,
-        max_file_size=MAX_UPLOAD,
+        max_file_size=MAX_UPLOAD_BYTES,
         show_error=False,
         state_session_capacity=STATE_SESSIONS,
         css=CSS,

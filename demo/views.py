@@ -6,7 +6,7 @@ from html import escape
 import numpy as np
 
 from model.analysis import MODULES, Analysis, Prediction
-from model.architecture import PAPER_TABLE, Architecture, ModuleSpec
+from model.architecture import PAPER_TABLE, Architecture, BranchSpec, ModuleSpec
 from model.weights import WeightsInfo
 
 from . import render
@@ -30,7 +30,7 @@ CHART_WIDTH = 720
 def branch_legend(arch: Architecture) -> list[str]:
     """Branch names for legends, honest about kernels that differ from the paper ("5x5 (is 3x3)")."""
     first = arch.modules[0].branches
-    return [b.role if b.kernel == b.paper_kernel else f"{b.role} (is {b.kernel}x{b.kernel})" for b in first]
+    return [b.role if b.kernel == b.paper_kernel else f"{b.role} (= {b.kernel}x{b.kernel})" for b in first]
 
 
 def overview_chart(analysis: Analysis, module: str, names: list[str], scale: float = 1.0) -> np.ndarray:
@@ -65,7 +65,13 @@ def branch_grids(analysis: Analysis, module: str, cmap: str, scale: float = 1.0)
         top = branch.top_channels[:GRID_CHANNELS]
         grids.append(
             render.channel_grid(
-                branch.activation, [c for c, _ in top], [v for _, v in top], cols=4, tile=TILE, cmap=cmap, scale=scale
+                branch.activation,
+                [c for c, _ in top],
+                [v for _, v in top],
+                cols=4,
+                tile=round(TILE * scale),
+                cmap=cmap,
+                scale=scale,
             )
         )
     return grids
@@ -73,17 +79,17 @@ def branch_grids(analysis: Analysis, module: str, cmap: str, scale: float = 1.0)
 
 def legend(cmap: str, lang: str, scale: float = 1.0) -> np.ndarray:
     return render.colorbar(
-        cmap, width=360, height=round(34 * scale), low_label=t(lang, "low"), high_label=t(lang, "high"), scale=scale
+        cmap, width=round(360 * scale), height=round(40 * scale), low_label=t(lang, "low"), high_label=t(lang, "high"), scale=scale
     )
 
 
-def branch_titles(spec: ModuleSpec) -> list[str]:
+def branch_titles(spec: ModuleSpec, lang: str = "en") -> list[str]:
     titles = []
     for b in spec.branches:
-        kernel = "" if b.role.startswith(f"{b.kernel}x") else f" · {b.kernel}x{b.kernel} kernel"
+        kernel = "" if b.role.startswith(f"{b.kernel}x") else " · " + t(lang, "kernel", k=b.kernel)
         if b.kernel != b.paper_kernel:
-            kernel += f" (paper: {b.paper_kernel}x{b.paper_kernel})"
-        titles.append(f"**{b.role}**{kernel} · {b.out_channels} ch")
+            kernel += " " + t(lang, "paper_kernel", k=b.paper_kernel)
+        titles.append(f"**{b.role}**{kernel} · " + t(lang, "n_channels", n=b.out_channels))
     return titles
 
 
@@ -108,12 +114,17 @@ def _swatch(i: int) -> str:
     return f'<span class="gx-swatch" style="background:{render.BRANCH_COLORS_HEX[i]}"></span>'
 
 
+def _kernel_text(spec: BranchSpec, lang: str) -> str:
+    text = f"{spec.kernel}x{spec.kernel}"
+    return text if spec.kernel == spec.paper_kernel else f"{text} " + t(lang, "paper_kernel", k=spec.paper_kernel)
+
+
 def stats_html(analysis: Analysis, spec: ModuleSpec, lang: str) -> str:
     module = analysis.module(spec.name)
     rows = [
         [
             f"{_swatch(i)}{escape(b.role)}",
-            escape(s.label.split(" · ")[0]),
+            escape(_kernel_text(s, lang)),
             str(s.out_channels),
             _num(b.mean),
             f"{b.share:.1%}",
@@ -196,7 +207,8 @@ def architecture_markdown(arch: Architecture, lang: str) -> str:
             "arch_col_out", "arch_col_params", "arch_col_paper_params", "arch_col_macs", "arch_col_paper_ops"]
     naive_keys = ["arch_col_module", "arch_col_params", "naive_col_params", "arch_col_macs", "naive_col_macs",
                   "arch_col_out", "naive_col_out", "naive_col_saving"]
-    notes = "\n".join(f"- {escape(n)}" for n in arch.notes) or t(lang, "notes_none")
+    notes = "\n".join(f"- {escape(note.text if lang == 'en' else t(lang, 'note_' + note.key))}" for note in arch.notes)
+    notes = notes or t(lang, "notes_none")
     fc = arch.fc_equivalent_weights
     gap = t(lang, "gap_text", size=arch.head_size, c=arch.head_in_features, fc=fc, fc_m=fc / 1e6,
             ratio=fc / arch.total_params, total_m=arch.total_params / 1e6)

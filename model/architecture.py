@@ -75,13 +75,19 @@ class ModuleSpec:
 
 
 @dataclass(frozen=True)
+class Note:
+    key: str  # "kernel" | "batch_norm" | "no_lrn": lets a UI say it in another language
+    text: str
+
+
+@dataclass(frozen=True)
 class Architecture:
     modules: tuple[ModuleSpec, ...]
     total_params: int
     head_in_features: int  # channels entering global average pooling
     head_size: int  # spatial size there (7)
     fc_equivalent_weights: int  # a fully connected 7x7xC → C layer instead of global average pooling
-    notes: tuple[str, ...]
+    notes: tuple[Note, ...]  # how this model differs from the paper
 
 
 def _convs_in(module: nn.Module, prefix: str) -> list[tuple[str, nn.Conv2d]]:
@@ -171,17 +177,21 @@ def describe(model: nn.Module, input_size: int = 224) -> Architecture:
     )
 
 
-def differences_from_paper(model: nn.Module, modules: list[ModuleSpec]) -> tuple[str, ...]:
+def differences_from_paper(model: nn.Module, modules: list[ModuleSpec]) -> tuple[Note, ...]:
     notes = []
     odd = [m.name for m in modules if any(b.kernel != b.paper_kernel for b in m.branches)]
     if odd:
         kernels = sorted({b.kernel for m in modules for b in m.branches if b.kernel != b.paper_kernel})
-        notes.append(
-            f"The \"5x5\" branch uses a {'/'.join(f'{k}x{k}' for k in kernels)} kernel here, not 5x5 "
-            f"(modules {', '.join(odd)}); torchvision kept this from the original port (pytorch/vision#906)."
-        )
+        kernel_text = "/".join(f"{k}x{k}" for k in kernels)
+        notes.append(Note(
+            "kernel",
+            f"The \"5x5\" branch uses a {kernel_text} kernel here, not 5x5 (modules {', '.join(odd)}); "
+            "torchvision kept this from the original port (pytorch/vision#906).",
+        ))
     if any(isinstance(m, nn.BatchNorm2d) for m in model.modules()):
-        notes.append("Every convolution is followed by batch normalization, which the 2014 paper did not have.")
+        notes.append(Note("batch_norm", "Every convolution is followed by batch normalization, which the 2014 paper "
+                                        "did not have."))
     if not any(isinstance(m, nn.LocalResponseNorm) for m in model.modules()):
-        notes.append("There is no local response normalization (the paper uses it after the first two convolutions).")
+        notes.append(Note("no_lrn", "There is no local response normalization (the paper uses it after the first "
+                                    "two convolutions)."))
     return tuple(notes)

@@ -56,5 +56,6 @@ def test_global_average_pooling_vs_fc(arch):
 
 
 def test_honest_notes(arch):
-    text = " ".join(arch.notes)
+    assert [n.key for n in arch.notes] == ["kernel", "batch_norm", "no_lrn"]
+    text = " ".join(n.text for n in arch.notes)
     assert "pytorch/vision#906" in text and "batch normalization" in text and "local response" in text

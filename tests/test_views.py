@@ -44,7 +44,7 @@ def test_click_on_the_overview_picks_the_bar_under_it(engine, analysis):
 
 
 def test_branch_legend_is_honest_about_kernels(engine):
-    assert views.branch_legend(engine.architecture) == ["1x1", "3x3", "5x5 (is 3x3)", "pool proj"]
+    assert views.branch_legend(engine.architecture) == ["1x1", "3x3", "5x5 (= 3x3)", "pool proj"]
     titles = views.branch_titles(engine.architecture.modules[0])
     assert "paper: 5x5" in titles[2] and "32 ch" in titles[2]
 
@@ -78,7 +78,8 @@ def test_architecture_page(engine):
     assert "51,380,224" in page and "pytorch/vision#906" in page
     for spec in engine.architecture.modules:
         assert f"{spec.params / 1e3:,.0f} K" in page and f"{spec.naive_macs / 1e6:,.0f} M" in page
-    assert "전역 평균 풀링" in views.architecture_markdown(engine.architecture, "ko")
+    korean = views.architecture_markdown(engine.architecture, "ko")
+    assert "전역 평균 풀링" in korean and "배치 정규화" in korean and "batch normalization" not in korean
 
 
 def test_random_weights_banner(analysis):
