@@ -12,12 +12,13 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from model import MODULES, ImageInputError
+from model import CATEGORIES, MODULES, ImageInputError
 from model.analysis import Analysis
+from model.attribution import Settings, layer_names
 from model.engine import EnginePool
 from model.weights import WeightsError
 
-from . import views
+from . import cache, views
 from .i18n import LANGUAGES, t, image_error
 from .render import COLORMAPS
 
@@ -80,6 +81,7 @@ def _lang(language: str) -> str:
 
 
 def build_app(pool: EnginePool) -> gr.Blocks:
+    cache.install()
     def engine(arch: str):
         try:
             return pool.get(arch)
@@ -153,12 +155,86 @@ def build_app(pool: EnginePool) -> gr.Blocks:
             *summary_views(analysis, arch, language),
             *module_views(analysis, arch, module, cmap, opacity, presenter, language),
             *aux_views(analysis, language),
+            target_update(analysis, language),
+            None,  # a new photo: the previous attribution map no longer applies
+            None,
+            "",
         )
 
     def summary_texts(analysis: Analysis | None, arch: str, language: str):
         if analysis is None:
             return t(_lang(language), "status_ready"), views.banner_markdown(engine(arch).weights, _lang(language))
         return summary_views(analysis, arch, language)[2:]
+
+    def target_update(analysis: Analysis | None, language: str):
+        if analysis is None:
+            return gr.skip()
+        choices = views.target_choices(analysis, list(CATEGORIES), _lang(language))
+        return gr.update(choices=choices, value=analysis.top5[0].index)
+
+    def explain_one(analysis, arch, method, target, layer, settings, progress):
+        try:
+            return engine(arch).attribute(
+                analysis.image, method, int(target), layer=layer if method in ("gradcam", "guided_gradcam") else None,
+                settings=settings, progress=progress,
+            )
+        except (ValueError, TypeError) as err:  # bad settings or target: a plain message
+            raise gr.Error(str(err), print_exception=False) from None
+        except gr.Error:
+            raise
+        except Exception:
+            log.exception("attribution failed")
+            raise gr.Error(t("en", "error_internal")) from None
+
+    def attribution_settings(ig_steps, sg_samples, sg_noise, occ_window, occ_stride) -> Settings:
+        return Settings(ig_steps=int(ig_steps), smoothgrad_samples=int(sg_samples), smoothgrad_noise=float(sg_noise),
+                        occlusion_window=int(occ_window), occlusion_stride=int(occ_stride))
+
+    def explain(analysis, arch, method, target, layer, ig_steps, sg_samples, sg_noise, occ_window, occ_stride,
+                attr_opacity, cmap, presenter, language, progress=gr.Progress()):
+        lang = _lang(language)
+        if analysis is None:
+            raise gr.Error(t(lang, "attr_need_analysis"), print_exception=False)
+        if target is None:
+            target = analysis.top5[0].index
+        settings = attribution_settings(ig_steps, sg_samples, sg_noise, occ_window, occ_stride)
+        result = explain_one(analysis, arch, method, target, layer, settings, lambda f: progress(f))
+        shown = (result.heatmap, result.signed)
+        return (
+            shown,
+            views.attribution_overlay(analysis.image, result.heatmap, result.signed, attr_opacity, cmap),
+            views.attribution_legend(result.signed, cmap, lang, _scale(presenter)),
+            views.attribution_caption(method, CATEGORIES[result.target], result.target, result.seconds, result.delta,
+                                      result.signed, lang),
+        )
+
+    def redraw_attribution(analysis, shown, attr_opacity, cmap, presenter, language):
+        if analysis is None or shown is None:
+            return gr.skip(), gr.skip()
+        heatmap, signed = shown
+        return (
+            views.attribution_overlay(analysis.image, heatmap, signed, attr_opacity, cmap),
+            views.attribution_legend(signed, cmap, _lang(language), _scale(presenter)),
+        )
+
+    def compare(analysis, arch, target, layer, ig_steps, sg_samples, sg_noise, occ_window, occ_stride, attr_opacity,
+                cmap, language, progress=gr.Progress()):
+        lang = _lang(language)
+        if analysis is None:
+            raise gr.Error(t(lang, "attr_need_analysis"), print_exception=False)
+        if target is None:
+            target = analysis.top5[0].index
+        settings = attribution_settings(ig_steps, sg_samples, sg_noise, occ_window, occ_stride)
+        gallery = []
+        choices = views.method_choices(lang)
+        for i, (name, method) in enumerate(choices):
+            def step(f: float, i: int = i, name: str = name) -> None:
+                progress((i + f) / len(choices), desc=name)
+
+            result = explain_one(analysis, arch, method, target, layer, settings, step)
+            image = views.attribution_overlay(analysis.image, result.heatmap, result.signed, attr_opacity, cmap)
+            gallery.append((image, f"{name} · {result.seconds:.2f} s"))
+        return gallery
 
     def predict(photo, arch, language):
         return views.label_dict(analyze(photo, arch, language).top5)
@@ -192,6 +268,20 @@ def build_app(pool: EnginePool) -> gr.Blocks:
             t(lang, "attr_intro"),
             t(lang, "footer"),
             architecture_view(arch, language),
+            gr.update(label=t(lang, "attr_method"), choices=views.method_choices(lang)),
+            gr.update(label=t(lang, "attr_target")),
+            gr.update(label=t(lang, "attr_layer")),
+            gr.update(label=t(lang, "attr_settings")),
+            gr.update(label=t(lang, "ig_steps")),
+            gr.update(label=t(lang, "sg_samples")),
+            gr.update(label=t(lang, "sg_noise")),
+            gr.update(label=t(lang, "occ_window")),
+            gr.update(label=t(lang, "occ_stride")),
+            gr.update(value=t(lang, "explain")),
+            gr.update(value=t(lang, "compare")),
+            gr.update(label=t(lang, "attr_result")),
+            gr.update(label=t(lang, "opacity")),
+            gr.update(label=t(lang, "attr_compare")),
         ]
 
     def initial_language(request: gr.Request):
@@ -258,13 +348,36 @@ def build_app(pool: EnginePool) -> gr.Blocks:
                 architecture = gr.Markdown(architecture_view(pool.first, "English"))
             with gr.Tab(t("en", "tab_attr"), id="attribution") as tab_attr:
                 attr_intro = gr.Markdown(t("en", "attr_intro"))
+                attr_shown = gr.State(None, time_to_live=3600)
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        attr_method = gr.Radio(views.method_choices("en"), value="gradcam", label=t("en", "attr_method"))
+                        attr_target = gr.Dropdown([], label=t("en", "attr_target"), filterable=True)
+                        attr_layer = gr.Dropdown(layer_names(), value="inception4d", label=t("en", "attr_layer"))
+                        with gr.Accordion(t("en", "attr_settings"), open=False) as attr_settings:
+                            ig_steps = gr.Slider(8, 128, value=32, step=8, label=t("en", "ig_steps"))
+                            sg_samples = gr.Slider(4, 64, value=16, step=4, label=t("en", "sg_samples"))
+                            sg_noise = gr.Slider(0.0, 0.5, value=0.15, step=0.05, label=t("en", "sg_noise"))
+                            occ_window = gr.Slider(16, 112, value=48, step=8, label=t("en", "occ_window"))
+                            occ_stride = gr.Slider(8, 56, value=24, step=4, label=t("en", "occ_stride"))
+                        with gr.Row():
+                            explain_button = gr.Button(t("en", "explain"), variant="primary")
+                            compare_button = gr.Button(t("en", "compare"))
+                    with gr.Column(scale=1):
+                        attr_image = gr.Image(label=t("en", "attr_result"), interactive=False, format="webp", height=320)
+                        attr_opacity = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label=t("en", "opacity"))
+                        attr_legend = gr.Image(show_label=False, interactive=False, format="png", buttons=[])
+                        attr_caption = gr.Markdown()
+                attr_gallery = gr.Gallery(label=t("en", "attr_compare"), columns=3, format="webp", height="auto")
         footer = gr.Markdown(t("en", "footer"))
 
         # ---- events ----------------------------------------------------------------------------------------------
         module_inputs = [analysis_state, arch, module, cmap, opacity, presenter, language]
         module_outputs = [overview, legend, module_heading, stats, *titles, *maps, *grids]
         all_inputs = [photo, arch, language, module, cmap, opacity, presenter]
-        all_outputs = [analysis_state, top5, seen, status, banner, *module_outputs, aux_note, *aux_panels]
+        all_outputs = [analysis_state, top5, seen, status, banner, *module_outputs, aux_note, *aux_panels, attr_target,
+                       attr_shown, attr_image, attr_caption]
+        settings_inputs = [ig_steps, sg_samples, sg_noise, occ_window, occ_stride]
 
         gr.on(
             [photo.change, run_button.click, arch.change],
@@ -291,11 +404,40 @@ def build_app(pool: EnginePool) -> gr.Blocks:
             [language, arch],
             [title, subtitle, presenter, arch, photo, run_button, examples.dataset, top5, seen, tab_branches, tab_aux,
              tab_arch, tab_attr, branches_intro, overview_caption, module, cmap, opacity, aux_intro, attr_intro, footer,
-             architecture],
+             architecture, attr_method, attr_target, attr_layer, attr_settings, *settings_inputs, explain_button,
+             compare_button, attr_image, attr_opacity, attr_gallery],
             api_name=False,
         ).then(module_views, module_inputs, module_outputs, api_name=False).then(
             aux_views, [analysis_state, language], [aux_note, *aux_panels], api_name=False
-        ).then(summary_texts, [analysis_state, arch, language], [status, banner], api_name=False)
+        ).then(summary_texts, [analysis_state, arch, language], [status, banner], api_name=False).then(
+            target_update, [analysis_state, language], [attr_target], api_name=False
+        )
+
+        explain_button.click(
+            explain,
+            [analysis_state, arch, attr_method, attr_target, attr_layer, *settings_inputs, attr_opacity, cmap,
+             presenter, language],
+            [attr_shown, attr_image, attr_legend, attr_caption],
+            api_name="explain",
+            concurrency_id="model",
+        )
+        compare_button.click(
+            compare,
+            [analysis_state, arch, attr_target, attr_layer, *settings_inputs, attr_opacity, cmap, language],
+            [attr_gallery],
+            api_name="compare",
+            concurrency_id="model",
+        )
+        gr.on(
+            [attr_opacity.release, cmap.change],
+            redraw_attribution,
+            [analysis_state, attr_shown, attr_opacity, cmap, presenter, language],
+            [attr_image, attr_legend],
+            api_name=False,
+        )
+        attr_method.change(
+            lambda m: gr.update(visible=m in ("gradcam", "guided_gradcam")), [attr_method], [attr_layer], api_name=False
+        )
         demo.load(initial_language, None, [language], api_name=False)
 
         # API endpoints with no UI of their own (hidden triggers).

@@ -226,3 +226,39 @@ def architecture_markdown(arch: Architecture, lang: str) -> str:
             notes,
         ]
     )
+
+
+METHOD_KEYS = ("saliency", "integrated_gradients", "smoothgrad", "gradcam", "guided_gradcam", "occlusion")
+
+
+def method_choices(lang: str) -> list[tuple[str, str]]:
+    return list(zip(t(lang, "method_names").split("|"), METHOD_KEYS))
+
+
+def target_choices(analysis: Analysis, categories: list[str], lang: str) -> list[tuple[str, int]]:
+    """The top-5 first (with their probabilities), then every class alphabetically: the dropdown filters as you type."""
+    top = [(t(lang, "target_top", rank=r, label=p.label, p=p.probability), p.index) for r, p in enumerate(analysis.top5, 1)]
+    rest = sorted((f"{name} ({i})", i) for i, name in enumerate(categories))
+    return top + rest
+
+
+def attribution_overlay(image: np.ndarray, heatmap: np.ndarray, signed: bool, opacity: float, cmap: str) -> np.ndarray:
+    if signed:
+        return render.overlay(image, render.signed_to_unit(heatmap), alpha=opacity, cmap=render.DIVERGING)
+    return render.overlay(image, heatmap, alpha=opacity, cmap=cmap)
+
+
+def attribution_legend(signed: bool, cmap: str, lang: str, scale: float = 1.0) -> np.ndarray:
+    if signed:
+        return render.colorbar(render.DIVERGING, width=round(360 * scale), height=round(40 * scale), low_label="−",
+                               mid_label="0", high_label="+", scale=scale)
+    return legend(cmap, lang, scale)
+
+
+def attribution_caption(method: str, label: str, index: int, seconds: float, delta: float | None, signed: bool,
+                        lang: str) -> str:
+    name = dict((key, shown) for shown, key in method_choices(lang))[method]
+    text = t(lang, "attr_info", method=name, label=label, index=index, seconds=seconds)
+    if delta is not None:
+        text += t(lang, "attr_delta", delta=delta)
+    return f"{text}  \n{t(lang, 'm_' + method)}  \n*{t(lang, 'attr_signed' if signed else 'attr_unsigned')}*"

@@ -9,11 +9,13 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from . import devices
 from .analysis import Analysis, Analyzer
 from .architecture import Architecture, describe
+from .attribution import Attribution, attribute
 from .images import ImageSource, load_image
 from .preprocess import CAFFE_BVLC, TORCHVISION_IMAGENET, Preprocess
 from .weights import CATEGORIES, MIN_SIZE, WeightsInfo, load_weights
@@ -62,6 +64,11 @@ class Engine:
         x, crop = self.prepare(source)
         crop.flags.writeable = False
         return self.analyzer.run(x, crop, {"preprocess": (time.perf_counter() - start) * 1000.0})
+
+    def attribute(self, crop: np.ndarray, method: str, target: int, **options) -> Attribution:
+        """Attribution map for the crop an analysis saw (`Analysis.image`); options as `model.attribution.attribute`."""
+        x = self.to_device(self.preprocess.to_tensor(Image.fromarray(crop)).unsqueeze(0))
+        return attribute(self.model, x, method, target, **options)
 
     @torch.inference_mode()
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -59,7 +59,6 @@ def client(app_url, downloads) -> Client:
 
 def analyze(client: Client, photo, *, module="4c", language="English", cmap="viridis", opacity=0.6,
             presenter=False, arch="torchvision"):
-    # /analyze's parameters are positional (param_0..param_6): photo, arch, language, module, cmap, opacity, presenter
     return client.predict(handle_file(str(photo)), arch, language, module, cmap, opacity, presenter,
                           api_name="/analyze")
 
@@ -71,12 +70,13 @@ def module_view(client: Client, module: str, *, language="English", cmap="viridi
 
 
 def split_analyze(result) -> dict:
-    """Name the 24 outputs of /analyze (see demo/ui.py all_outputs, minus the gr.State)."""
-    assert len(result) == 24, f"/analyze returned {len(result)} outputs"
+    """Name the 27 outputs of /analyze (see demo/ui.py all_outputs, minus the gr.State ones)."""
+    assert len(result) == 27, f"/analyze returned {len(result)} outputs"
     return {
         "top5": result[0], "crop": result[1], "status": result[2], "banner": result[3],
         **split_module(result[4:20]),
         "aux_note": result[20], "aux_panels": list(result[21:24]),
+        "targets": result[24], "attr_image": result[25], "attr_caption": result[26],
     }
 
 
@@ -150,11 +150,14 @@ def test_predict_matches_the_engine(client, engine):
 
 def test_api_lists_the_named_endpoints(client):
     api = client.view_api(print_info=False, return_format="dict")
-    assert {"/analyze", "/module", "/predict", "/architecture", "/aux"} <= set(api["named_endpoints"])
+    assert {"/analyze", "/module", "/predict", "/architecture", "/aux", "/explain", "/compare"} <= set(
+        api["named_endpoints"])
     assert [p["parameter_name"] for p in api["named_endpoints"]["/module"]["parameters"]] == [
         "arch", "module", "cmap", "opacity", "presenter", "language"]
     assert len(api["named_endpoints"]["/analyze"]["parameters"]) == 7
-    assert len(api["named_endpoints"]["/analyze"]["returns"]) == 24
+    assert len(api["named_endpoints"]["/analyze"]["returns"]) == 27
+    assert [p["parameter_name"] for p in api["named_endpoints"]["/analyze"]["parameters"]] == [
+        "photo", "arch", "language", "module", "cmap", "opacity", "presenter"]
 
 
 def test_analyze_outputs_are_well_formed(client):
@@ -417,3 +420,59 @@ def test_photo_bytes_in_memory_roundtrip(client, engine, tmp_path):
     path.write_bytes(buffer.getvalue())
     assert_same_top5(client.predict(handle_file(str(path)), "torchvision", "English", api_name="/predict"),
                      engine.analyze(path))
+
+
+def explain(client: Client, method: str, target: int | None, *, layer="inception4d", language="English"):
+    return client.predict(arch="torchvision", method=method, target=target, layer=layer, ig_steps=8, sg_samples=4,
+                          sg_noise=0.15, occ_window=56, occ_stride=56, attr_opacity=0.6, cmap="viridis",
+                          presenter=False, language=language, api_name="/explain")
+
+
+def test_every_attribution_method_returns_an_overlay(client, engine):
+    photo = ASSETS / "cat.jpg"
+    outputs = split_analyze(analyze(client, photo))
+    expected = engine.analyze(photo)
+    top1 = expected.top5[0].index
+    assert outputs["targets"]["value"] == top1
+    assert [v for _, v in outputs["targets"]["choices"][:5]] == [p.index for p in expected.top5]
+    from model.attribution import METHODS
+
+    for method in METHODS:
+        image, legend, caption = explain(client, method, top1)
+        overlay = open_image(image)
+        assert overlay.size == (224, 224), method
+        assert not np.array_equal(np.asarray(overlay.convert("RGB")), expected.image), f"{method}: no heatmap drawn"
+        assert expected.top5[0].label in caption and str(top1) in caption
+        open_image(legend)
+    # Grad-CAM through the app equals the engine's own map, drawn the same way.
+    image, _, _ = explain(client, "gradcam", 281)
+    direct = engine.attribute(expected.image, "gradcam", 281, layer="inception4d")
+    from demo import views
+
+    drawn = views.attribution_overlay(expected.image, direct.heatmap, direct.signed, 0.6, "viridis")
+    got = np.asarray(open_image(image).convert("RGB")).astype(int)
+    assert np.abs(got - drawn.astype(int)).mean() < 3  # WebP is lossy; a different map differs by far more
+
+
+def test_attribution_needs_an_analysis_and_valid_settings(app_url, downloads, client):
+    fresh = new_client(app_url, downloads)
+    with pytest.raises(Exception, match="Analyse a photo first"):
+        explain(fresh, "saliency", None)
+    analyze(client, ASSETS / "coffee.jpg")
+    with pytest.raises(Exception) as info:
+        client.predict(arch="torchvision", method="occlusion", target=0, layer="inception4d", ig_steps=8,
+                       sg_samples=4, sg_noise=0.15, occ_window=16, occ_stride=40, attr_opacity=0.6, cmap="viridis",
+                       presenter=False, language="English", api_name="/explain")
+    assert "stride" in str(info.value) and "Traceback" not in str(info.value)
+
+
+def test_compare_shows_every_method(client):
+    analyze(client, ASSETS / "cat.jpg")
+    gallery = client.predict(arch="torchvision", target=281, layer="inception5b", ig_steps=8, sg_samples=4,
+                             sg_noise=0.15, occ_window=56, occ_stride=56, attr_opacity=0.6, cmap="viridis",
+                             language="English", api_name="/compare")
+    assert len(gallery) == 6
+    assert [item["caption"].split(" · ")[0] for item in gallery] == [
+        "Saliency", "Integrated Gradients", "SmoothGrad", "Grad-CAM", "Guided Grad-CAM", "Occlusion"]
+    for item in gallery:
+        assert open_image(item["image"]).size == (224, 224)
