@@ -368,7 +368,8 @@ def build_app(pool: EnginePool) -> gr.Blocks:
                         attr_opacity = gr.Slider(0.0, 1.0, value=0.6, step=0.05, label=t("en", "opacity"))
                         attr_legend = gr.Image(show_label=False, interactive=False, format="png", buttons=[])
                         attr_caption = gr.Markdown()
-                attr_gallery = gr.Gallery(label=t("en", "attr_compare"), columns=3, format="webp", height="auto")
+                attr_gallery = gr.Gallery(label=t("en", "attr_compare"), columns=6, format="webp", height="auto",
+                                          object_fit="contain")
         footer = gr.Markdown(t("en", "footer"))
 
         # ---- events ----------------------------------------------------------------------------------------------

@@ -182,6 +182,16 @@ def test_upload_module_language_presenter(page, app_url, engine):
         page.locator("input[type=checkbox]").first.uncheck()
         page.wait_for_function("() => !document.querySelector('.gradio-container').classList.contains('gx-presenter')")
 
+        # 5. Attribution (still in Korean): Grad-CAM for the top-1 class, then every method side by side.
+        page.get_by_role("tab", name="기여도 (왜?)").click()
+        page.get_by_role("button", name="설명하기").click()
+        page.get_by_text("Grad-CAM: 선택한 층의 특징 맵").wait_for(timeout=SLOW_MS)
+        assert page.get_by_text(f"클래스 {analysis.top5[0].index}").count() >= 1
+        page.get_by_role("button", name="모든 방법 비교").click()
+        page.get_by_text("Occlusion ·").first.wait_for(timeout=SLOW_MS)
+        assert page.get_by_text("Guided Grad-CAM ·").count() >= 1
+        shoot(page, "6-attribution")
+
         assert not page.errors, page.errors  # type: ignore[attr-defined]
 
 
