@@ -119,10 +119,19 @@ def bench_http(analyze_runs: int, module_runs: int) -> tuple[Table, dict[str, fl
 # ---- in-process ---------------------------------------------------------------------------------------------------
 
 
-def png_bytes(array: np.ndarray) -> bytes:
+# The formats demo/ui.py gives these outputs: charts, legends and grids PNG (sharp edges), photo-like maps WebP.
+MODULE_FORMATS = ["PNG", "PNG"] + ["WEBP"] * 4 + ["PNG"] * 4  # overview, legend, 4 maps, 4 grids
+UPLOAD_FORMATS = ["WEBP"] + MODULE_FORMATS  # the crop first
+
+
+def encoded(array: np.ndarray, fmt: str = "PNG") -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
+    Image.fromarray(array).save(buffer, format=fmt)
     return buffer.getvalue()
+
+
+def encode_all(arrays: list[np.ndarray], formats: list[str]) -> list[bytes]:
+    return [encoded(a, f) for a, f in zip(arrays, formats)]
 
 
 def bench_server_side(repeats: int) -> tuple[Table, dict[str, float]]:
@@ -156,13 +165,12 @@ def bench_server_side(repeats: int) -> tuple[Table, dict[str, float]]:
                                                     views.module_heading(spec(m), LANG), views.branch_titles(spec(m))),
     }
     pictures = {m: module_pictures(m) for m in MODULES}
-    encode = lambda m: [png_bytes(a) for a in pictures[m]]  # noqa: E731
-    gradio_write = lambda m: [processing_utils.save_img_array_to_cache(a, cache.name, format="png")  # noqa: E731
-                              for a in pictures[m]]
+    encode = lambda m: encode_all(pictures[m], MODULE_FORMATS)  # noqa: E731
+    gradio_write = lambda m: [processing_utils.save_img_array_to_cache(a, cache.name, format=f.lower())  # noqa: E731
+                              for a, f in zip(pictures[m], MODULE_FORMATS)]
 
     def module_total(m: str) -> None:
-        for a in module_pictures(m):
-            png_bytes(a)
+        encode_all(module_pictures(m), MODULE_FORMATS)
         views.stats_html(analysis, spec(m), LANG)
         views.module_heading(spec(m), LANG)
         views.branch_titles(spec(m))
@@ -175,26 +183,25 @@ def bench_server_side(repeats: int) -> tuple[Table, dict[str, float]]:
                   *views.branch_maps(a, "4c", CMAP, OPACITY), *views.branch_grids(a, "4c", CMAP, 1.0)]
         views.stats_html(a, spec("4c"), LANG)
         views.aux_html(a, LANG)
-        for arr in arrays:
-            png_bytes(arr)
+        encode_all(arrays, UPLOAD_FORMATS)
 
     for m in MODULES:  # warm every path once
         module_total(m)
-    groups = {"PNG encode: overview + legend": slice(0, 2), "PNG encode: 4 branch maps": slice(2, 6),
+    groups = {"PNG encode: overview + legend": slice(0, 2), "WebP encode: 4 branch maps": slice(2, 6),
               "PNG encode: 4 channel grids": slice(6, 10)}
-    samples: dict[str, list[float]] = {name: [] for name in [*steps, *groups, "PNG encode (10 images, PIL)",
-                                                             "Gradio cache write (10 PNGs: encode+hash+write)",
-                                                             "module switch total (render + PNG encode)"]}
+    samples: dict[str, list[float]] = {name: [] for name in [*steps, *groups, "encode (10 images, PIL)",
+                                                             "Gradio cache write (10 images: encode+hash+write)",
+                                                             "module switch total (render + encode)"]}
     upload, analysis_only = [], []
     for r in range(repeats):  # medians over several rounds, each round every module once
         for m in MODULES:
             for name, fn in steps.items():
                 samples[name].append(timed(lambda: fn(m)))
             for name, part in groups.items():
-                samples[name].append(timed(lambda: [png_bytes(a) for a in pictures[m][part]]))
-            samples["PNG encode (10 images, PIL)"].append(timed(lambda: encode(m)))
-            samples["Gradio cache write (10 PNGs: encode+hash+write)"].append(timed(lambda: gradio_write(m)))
-            samples["module switch total (render + PNG encode)"].append(timed(lambda: module_total(m)))
+                samples[name].append(timed(lambda: encode_all(pictures[m][part], MODULE_FORMATS[part])))
+            samples["encode (10 images, PIL)"].append(timed(lambda: encode(m)))
+            samples["Gradio cache write (10 images: encode+hash+write)"].append(timed(lambda: gradio_write(m)))
+            samples["module switch total (render + encode)"].append(timed(lambda: module_total(m)))
         for i in range(2):
             analysis_only.append(timed(lambda: engine.analyze(photo_bytes[(2 * r + i) % len(photo_bytes)])))
             upload.append(timed(lambda: upload_total(2 * r + i)))
@@ -205,8 +212,8 @@ def bench_server_side(repeats: int) -> tuple[Table, dict[str, float]]:
         budget = verdict(pct(values, 50), BUDGET_MODULE_MS) if name.startswith("module switch total") else ""
         table.add(("  " if not name.startswith("module switch total") else "") + name, values, budget)
     table.add("analysis only (engine.analyze, JPEG bytes)", analysis_only)
-    table.add("upload -> all views, server side (analysis+views+PNGs)", upload)
-    return table, {"module": pct(samples["module switch total (render + PNG encode)"], 50), "upload": pct(upload, 50)}
+    table.add("upload -> all views, server side (analysis+views+images)", upload)
+    return table, {"module": pct(samples["module switch total (render + encode)"], 50), "upload": pct(upload, 50)}
 
 
 def main() -> None:

@@ -57,3 +57,36 @@ def test_architecture_of_the_paper_network(original):
     assert [b.kernel for b in arch.modules[0].branches] == [1, 3, 5, 1]
     a3 = arch.modules[0]
     assert a3.macs == 28 * 28 * (192 * 64 + 192 * 96 + 96 * 128 * 9 + 192 * 16 + 16 * 32 * 25 + 192 * 32)
+
+
+def test_offline_original_model_says_what_is_missing(tmp_path, monkeypatch):
+    """The selector loads the paper's network lazily; offline, the first use names the missing file and the way out."""
+    import urllib.error
+
+    from model.engine import EnginePool
+    from model.weights import WeightsUnavailableError, load_weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torch.hub, "urlopen", no_network)
+    checkpoint = tmp_path / "googlenet.pth"
+    torch.save(load_weights("random", seed=2)[0].state_dict(), checkpoint)
+    pool = EnginePool(str(checkpoint), "cpu", first="torchvision")  # starts fine with a local checkpoint
+    with pytest.raises(WeightsUnavailableError) as info:
+        pool.get("original")
+    message = str(info.value)
+    assert "bvlc_googlenet.caffemodel" in message and str(tmp_path / "torch") in message
+    assert "--model torchvision" in message
+    assert pool.get("torchvision").weights.kind == "checkpoint"  # the loaded model keeps serving
+
+
+def test_random_pool_gives_both_models_random_weights():
+    from model.engine import EnginePool
+
+    pool = EnginePool("random", "cpu", first="torchvision")
+    original = pool.get("original")
+    assert original.weights.kind == "random" and original.arch == "original"
+    assert pool.get("original") is original  # loaded once, then shared

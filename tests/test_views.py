@@ -85,3 +85,14 @@ def test_architecture_page(engine):
 def test_random_weights_banner(analysis):
     assert "meaningless" in views.banner_markdown(analysis.weights, "en")
     assert "의미가 없습니다" in views.banner_markdown(analysis.weights, "ko")
+
+
+def test_trained_aux_heads_are_shown_as_predictions(analysis):
+    from dataclasses import replace
+
+    note = "BVLC trained both auxiliary classifiers with the network."
+    trained = replace(analysis, aux=tuple(replace(a, trained=True, note=note) for a in analysis.aux))
+    shown, panels = views.aux_html(trained, "en")
+    assert shown.startswith("✅") and note in shown and "untrained" not in shown
+    assert not any("not predictions" in p for p in panels)
+    assert "aux1 (after 4a)" in panels[0] and "aux2 (after 4d)" in panels[1]
