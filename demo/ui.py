@@ -186,18 +186,20 @@ def build_app(pool: EnginePool) -> gr.Blocks:
             log.exception("attribution failed")
             raise gr.Error(t("en", "error_internal")) from None
 
-    def attribution_settings(ig_steps, sg_samples, sg_noise, occ_window, occ_stride) -> Settings:
-        return Settings(ig_steps=int(ig_steps), smoothgrad_samples=int(sg_samples), smoothgrad_noise=float(sg_noise),
-                        occlusion_window=int(occ_window), occlusion_stride=int(occ_stride))
+    def attribution_request(analysis, target, lang, ig_steps, sg_samples, sg_noise, occ_window, occ_stride):
+        """The target (top-1 unless chosen) and the method settings, or a plain error without an analysis."""
+        if analysis is None:
+            raise gr.Error(t(lang, "attr_need_analysis"), print_exception=False)
+        settings = Settings(ig_steps=int(ig_steps), smoothgrad_samples=int(sg_samples),
+                            smoothgrad_noise=float(sg_noise), occlusion_window=int(occ_window),
+                            occlusion_stride=int(occ_stride))
+        return (analysis.top5[0].index if target is None else target), settings
 
     def explain(analysis, arch, method, target, layer, ig_steps, sg_samples, sg_noise, occ_window, occ_stride,
                 attr_opacity, cmap, presenter, language, progress=gr.Progress()):
         lang = _lang(language)
-        if analysis is None:
-            raise gr.Error(t(lang, "attr_need_analysis"), print_exception=False)
-        if target is None:
-            target = analysis.top5[0].index
-        settings = attribution_settings(ig_steps, sg_samples, sg_noise, occ_window, occ_stride)
+        target, settings = attribution_request(analysis, target, lang, ig_steps, sg_samples, sg_noise, occ_window,
+                                               occ_stride)
         result = explain_one(analysis, arch, method, target, layer, settings, lambda f: progress(f))
         shown = (result.heatmap, result.signed)
         return (
@@ -220,11 +222,8 @@ def build_app(pool: EnginePool) -> gr.Blocks:
     def compare(analysis, arch, target, layer, ig_steps, sg_samples, sg_noise, occ_window, occ_stride, attr_opacity,
                 cmap, language, progress=gr.Progress()):
         lang = _lang(language)
-        if analysis is None:
-            raise gr.Error(t(lang, "attr_need_analysis"), print_exception=False)
-        if target is None:
-            target = analysis.top5[0].index
-        settings = attribution_settings(ig_steps, sg_samples, sg_noise, occ_window, occ_stride)
+        target, settings = attribution_request(analysis, target, lang, ig_steps, sg_samples, sg_noise, occ_window,
+                                               occ_stride)
         gallery = []
         choices = views.method_choices(lang)
         for i, (name, method) in enumerate(choices):

@@ -53,15 +53,18 @@ def random_googlenet(seed: int = 0) -> tuple[GoogLeNet, WeightsInfo]:
         for module in model.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-    info = WeightsInfo(
+    return model, random_info(seed)
+
+
+def random_info(seed: int, network: str = "") -> WeightsInfo:
+    return WeightsInfo(
         kind="random",
-        description=f"Random weights (seed {seed}): for exploring the architecture only",
+        description=f"{network}Random weights (seed {seed}): for exploring the architecture only",
         source=f"seed={seed}",
         predictions_meaningful=False,
         aux_trained=False,
         aux_note="Random weights: the auxiliary heads are untrained, like the rest of the network.",
     )
-    return model, info
 
 
 def imagenet_cache_path() -> Path:
@@ -164,15 +167,7 @@ def original_googlenet(weights: str, *, seed: int = 0, progress: bool = True) ->
     from . import bvlc
 
     if weights == "random":
-        info = WeightsInfo(
-            kind="random",
-            description=f"Original GoogLeNet (paper), random weights (seed {seed}): for exploring the architecture only",
-            source=f"seed={seed}",
-            predictions_meaningful=False,
-            aux_trained=False,
-            aux_note="Random weights: the auxiliary heads are untrained, like the rest of the network.",
-        )
-        return bvlc.build_bvlc_googlenet(seed), info
+        return bvlc.build_bvlc_googlenet(seed), random_info(seed, "Original GoogLeNet (paper). ")
     try:
         model, provenance = bvlc.load_bvlc_googlenet(None if weights == "imagenet" else weights, progress=progress)
     except bvlc.BvlcWeightsUnavailableError as err:

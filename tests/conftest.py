@@ -27,3 +27,17 @@ def shared_photos() -> list[Path]:
     if not photos:
         pytest.skip("../shared/images/real is not present (a fresh clone has no ../shared)")
     return photos
+
+
+@pytest.fixture(scope="session")
+def app_server():
+    """One real app (`python app.py --weights random`) for every test that drives it over HTTP or in a browser."""
+    from tests.app_server import AppServer
+
+    with AppServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server) -> str:
+    return app_server.url

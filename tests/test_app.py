@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.app_server import AppServer
 from tests.conftest import ASSETS
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -30,17 +29,6 @@ HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
 # ---- fixtures ----------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def app_server():
-    with AppServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def app_url(app_server) -> str:
-    return app_server.url
 
 
 @pytest.fixture(scope="module")

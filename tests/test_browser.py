@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_server import AppServer
 from tests.conftest import ASSETS, ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -28,17 +27,6 @@ except ImportError as err:  # pragma: no cover - depends on the environment
 if not CHROMIUM.exists():  # pragma: no cover
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); browser tests need a local Chromium",
                 allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def app_server():
-    with AppServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def app_url(app_server) -> str:
-    return app_server.url
 
 
 @pytest.fixture(scope="module")
