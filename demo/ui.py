@@ -335,8 +335,9 @@ def build_app(pool: EnginePool) -> gr.Blocks:
                     for i in range(4):
                         with gr.Column(min_width=200):
                             titles.append(gr.Markdown())
-                            maps.append(gr.Image(show_label=False, interactive=False, format="webp", height=224))
-                            grids.append(gr.Image(show_label=False, interactive=False, format="png"))
+                            maps.append(gr.Image(show_label=False, interactive=False, format="webp", height=224,
+                                                buttons=["fullscreen"]))
+                            grids.append(gr.Image(show_label=False, interactive=False, format="png", buttons=[]))
                 stats = gr.HTML()
             with gr.Tab(t("en", "tab_aux"), id="aux") as tab_aux:
                 aux_intro = gr.Markdown(t("en", "aux_intro"))

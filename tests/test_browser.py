@@ -104,7 +104,8 @@ def wait_for_images(page: Page, width: int, height: int, count: int, timeout: fl
 
 def test_upload_module_language_presenter(page, app_url, engine):
     with screenshot_on_failure(page, "upload_module_language_presenter"):
-        from demo import ui, views
+        from demo import render, ui, views
+        from model import MODULES
 
         analysis = engine.analyze(PHOTO)
         grid_h, grid_w = views.branch_grids(analysis, "4c", "viridis")[0].shape[:2]
@@ -147,6 +148,22 @@ def test_upload_module_language_presenter(page, app_url, engine):
         )
         page.get_by_text("384 ch").first.wait_for()
         shoot(page, "2-module-5b")
+
+        # 2b. The overview chart is clickable: a click on the 3a bar opens module 3a.
+        names = views.branch_legend(engine.architecture)
+        layout = render.share_chart_layout(list(MODULES), names, width=views.CHART_WIDTH)
+        box = page.evaluate(
+            """(w) => { const i = Array.from(document.querySelectorAll('img')).find(i => i.naturalWidth === w);
+                const r = i.getBoundingClientRect(); return [r.x, r.y, r.width / i.naturalWidth]; }""",
+            views.CHART_WIDTH,
+        )
+        x0, y0, ratio = box
+        bar_y = layout["bar_tops"][0] + layout["bar_height"] / 2
+        page.mouse.click(x0 + (layout["bar_left"] + 40) * ratio, y0 + bar_y * ratio)
+        page.wait_for_function("() => Array.from(document.querySelectorAll('h3')).some(h => h.textContent.includes('Inception 3a'))",
+                               timeout=STEP_MS)
+        page.get_by_test_id("5b-radio-label").click()
+        page.wait_for_function("() => Array.from(document.querySelectorAll('h3')).some(h => h.textContent.includes('Inception 5b'))")
 
         # 3. Korean: labels, tabs and the module heading follow.
         page.get_by_test_id("한국어-radio-label").click()
