@@ -279,6 +279,19 @@ KO_IMAGE_ERRORS = {
     "invalid": "이미지를 처리할 수 없습니다.",
 }
 
+# Korean for what the model package says about the loaded weights, by WeightsInfo.kind. Checkpoints describe
+# themselves (their own metadata), so those keep their own words.
+KO_WEIGHTS = {
+    "random": ("무작위 가중치 ({source}): 구조 탐색 전용",
+               "무작위 가중치: 보조 분류기도 나머지 네트워크처럼 학습되지 않았습니다."),
+    "imagenet": ("torchvision GoogLeNet, ImageNet-1k 가중치 (IMAGENET1K_V1: top-1 69.8%, top-5 89.5%)",
+                 "torchvision은 이 모델의 보조 분류기를 학습하지 않은 채로 공개했습니다. 출력은 무작위이며 예측이 "
+                 "아닙니다. 구조를 보여 주기 위해서만 표시합니다."),
+    "bvlc": ("BVLC GoogLeNet (Caffe, 논문의 네트워크: top-1 68.7%, top-5 88.9%)",
+             "BVLC가 두 보조 분류기를 네트워크와 함께 학습했습니다 (각 손실 가중치 0.3). 4a와 4d에서 나온 실제 "
+             "예측입니다."),
+}
+
 TEXT = {"en": EN, "ko": KO}
 assert EN.keys() == KO.keys(), set(EN) ^ set(KO)
 
@@ -292,3 +305,11 @@ def image_error(lang: str, kind: str, message: str) -> str:
     if lang == "ko":
         return f"{KO_IMAGE_ERRORS.get(kind, KO_IMAGE_ERRORS['invalid'])} ({message})"
     return message
+
+
+def weights_text(lang: str, kind: str, source: str, description: str, aux_note: str) -> tuple[str, str]:
+    """(description, aux note) of the loaded weights in `lang`."""
+    if lang == "ko" and kind in KO_WEIGHTS:
+        ko_description, ko_note = KO_WEIGHTS[kind]
+        return ko_description.format(source=source), ko_note
+    return description, aux_note

@@ -10,7 +10,7 @@ from model.architecture import PAPER_TABLE, Architecture, BranchSpec, ModuleSpec
 from model.weights import WeightsInfo
 
 from . import render
-from .i18n import t
+from .i18n import t, weights_text
 
 TILE = 72
 GRID_CHANNELS = 8
@@ -137,7 +137,8 @@ def stats_html(analysis: Analysis, spec: ModuleSpec, lang: str) -> str:
 
 
 def banner_markdown(info: WeightsInfo, lang: str) -> str:
-    line = t(lang, "weights_line", description=info.description)
+    description, _ = weights_text(lang, info.kind, info.source, info.description, info.aux_note)
+    line = t(lang, "weights_line", description=description)
     if not info.predictions_meaningful:
         return f"{t(lang, 'random_banner')}  \n{line}"
     return line
@@ -155,7 +156,9 @@ def _prediction_rows(preds: tuple[Prediction, ...], muted: bool) -> str:
 def aux_html(analysis: Analysis, lang: str) -> tuple[str, list[str]]:
     """The honesty note, and one HTML panel per head: aux1, aux2, main."""
     untrained = not analysis.aux[0].trained
-    note = t(lang, "aux_untrained" if untrained else "aux_trained", note=analysis.aux[0].note)
+    info = analysis.weights
+    _, aux_note = weights_text(lang, info.kind, info.source, info.description, analysis.aux[0].note)
+    note = t(lang, "aux_untrained" if untrained else "aux_trained", note=aux_note)
     main_top = [p.index for p in analysis.top5]
     panels = []
     for aux in analysis.aux:

@@ -62,7 +62,8 @@ def test_untrained_aux_heads_are_not_called_predictions(analysis):
     assert "untrained" in note and len(panels) == 3
     assert all("not predictions" in p for p in panels[:2])
     assert "not predictions" not in panels[2] and "Main classifier" in panels[2]
-    assert "학습되지 않았습니다" in views.aux_html(analysis, "ko")[0]
+    korean = views.aux_html(analysis, "ko")[0]
+    assert "학습되지 않았습니다" in korean and "Random weights" not in korean
 
 
 def test_branch_maps_and_grids(analysis):
@@ -84,7 +85,8 @@ def test_architecture_page(engine):
 
 def test_random_weights_banner(analysis):
     assert "meaningless" in views.banner_markdown(analysis.weights, "en")
-    assert "의미가 없습니다" in views.banner_markdown(analysis.weights, "ko")
+    korean = views.banner_markdown(analysis.weights, "ko")
+    assert "의미가 없습니다" in korean and "무작위 가중치 (seed=0)" in korean and "Random weights" not in korean
 
 
 def test_trained_aux_heads_are_shown_as_predictions(analysis):
