@@ -82,6 +82,7 @@ def _lang(language: str) -> str:
 
 def build_app(pool: EnginePool) -> gr.Blocks:
     cache.install()
+
     def engine(arch: str):
         try:
             return pool.get(arch)
