@@ -167,6 +167,15 @@ def build_app(pool: EnginePool) -> gr.Blocks:
             return t(_lang(language), "status_ready"), views.banner_markdown(engine(arch).weights, _lang(language))
         return summary_views(analysis, arch, language)[2:]
 
+    def switch_model(arch: str, loaded: str):
+        """Load the chosen model once. If it cannot be loaded (offline, missing file), say why and go back."""
+        try:
+            pool.get(arch)
+        except WeightsError as err:
+            gr.Warning(str(err), duration=30)
+            return loaded, loaded
+        return gr.skip(), arch
+
     def target_update(analysis: Analysis | None, language: str):
         if analysis is None:
             return gr.skip()
@@ -294,6 +303,7 @@ def build_app(pool: EnginePool) -> gr.Blocks:
     first = pool.get(pool.first)
     with gr.Blocks(title="GoogLeNet Explorer", delete_cache=CACHE_CLEANUP) as demo:
         analysis_state = gr.State(None, time_to_live=3600)
+        loaded_arch = gr.State(pool.first)
         with gr.Row(equal_height=True):
             with gr.Column(scale=3):
                 title = gr.Markdown(t("en", "title"))
@@ -382,7 +392,7 @@ def build_app(pool: EnginePool) -> gr.Blocks:
         settings_inputs = [ig_steps, sg_samples, sg_noise, occ_window, occ_stride]
 
         gr.on(
-            [photo.change, run_button.click, arch.change],
+            [photo.change, run_button.click],
             run_all,
             all_inputs,
             all_outputs,
@@ -390,7 +400,9 @@ def build_app(pool: EnginePool) -> gr.Blocks:
             concurrency_limit=2,
             concurrency_id="model",
         )
-        arch.change(architecture_view, [arch, language], [architecture], api_name="architecture")
+        arch.change(switch_model, [arch, loaded_arch], [arch, loaded_arch], api_name=False).then(
+            run_all, all_inputs, all_outputs, api_name=False, concurrency_id="model"
+        ).then(architecture_view, [arch, language], [architecture], api_name="architecture")
         gr.on(
             [module.change, cmap.change, opacity.release, presenter.change],
             module_views,

@@ -210,3 +210,32 @@ def test_korean_from_the_address(page, app_url):
         page.get_by_text("불러온 모델의 전체 파라미터 수").wait_for(timeout=STEP_MS)
         shoot(page, "5-korean-architecture")
         assert not page.errors, page.errors  # type: ignore[attr-defined]
+
+
+def test_model_that_cannot_load_says_why_and_goes_back(page, tmp_path):
+    """Offline, choosing the original (BVLC) model shows what is missing and returns to the model that works."""
+    import torch
+
+    from model.weights import load_weights
+    from tests.app_server import AppServer
+
+    checkpoint = tmp_path / "googlenet.pth"
+    torch.save(load_weights("random", seed=3)[0].state_dict(), checkpoint)
+    closed_proxy = "http://127.0.0.1:9"  # nothing listens there: every download is refused at once
+    env = {"TORCH_HOME": str(tmp_path / "torch"), "http_proxy": closed_proxy, "HTTP_PROXY": closed_proxy,
+           "https_proxy": closed_proxy, "HTTPS_PROXY": closed_proxy, "no_proxy": "127.0.0.1,localhost"}
+    with AppServer(["--weights", str(checkpoint), "--device", "cpu"], env=env) as server, \
+            screenshot_on_failure(page, "model_that_cannot_load"):
+        page.goto(server.url, timeout=SLOW_MS, wait_until="domcontentloaded")
+        page.set_input_files("input[type=file]", str(PHOTO))
+        page.get_by_text("Analysed in").wait_for(timeout=SLOW_MS)
+        page.get_by_text("Original GoogLeNet (paper, BVLC)").click()
+        page.get_by_text("bvlc_googlenet.caffemodel").first.wait_for(timeout=SLOW_MS)
+        from playwright.sync_api import expect
+
+        expect(page.get_by_role("radio", name="torchvision GoogLeNet")).to_be_checked(timeout=STEP_MS)
+        expect(page.get_by_role("radio", name="Original GoogLeNet (paper, BVLC)")).not_to_be_checked()
+        shoot(page, "7-model-unavailable")
+        page.get_by_test_id("4a-radio-label").click()  # the page keeps working on the loaded model
+        page.wait_for_function("() => Array.from(document.querySelectorAll('h3')).some(h => h.textContent.includes('Inception 4a'))")
+        assert not page.errors, page.errors  # type: ignore[attr-defined]
