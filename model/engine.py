@@ -37,8 +37,7 @@ class Engine:
         self.model.eval()
         for p in self.model.parameters():  # inputs get gradients (attribution); weights never do
             p.requires_grad_(False)
-        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
-        self.model.to(self.device, dtype=self.dtype, memory_format=memory_format)
+        self.model.to(self.device, dtype=self.dtype, memory_format=self.memory_format)
         self.analyzer = Analyzer(self.model, self.weights, self.categories)
 
     @functools.cached_property
@@ -55,9 +54,12 @@ class Engine:
         x, crop = self.preprocess(image)
         return self.to_device(x.unsqueeze(0)), crop
 
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
     def to_device(self, x: torch.Tensor) -> torch.Tensor:
-        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
-        return x.to(self.device, dtype=self.dtype, memory_format=memory_format, non_blocking=True)
+        return x.to(self.device, dtype=self.dtype, memory_format=self.memory_format, non_blocking=True)
 
     def analyze(self, source: ImageSource) -> Analysis:
         start = time.perf_counter()
