@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,7 +277,7 @@ def _local_state(path: Path) -> dict[str, Tensor]:
             raise BvlcWeightsError(str(err)) from None
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError) as err:
+    except Exception as err:  # an untrusted file: torch.load raises many kinds (KeyError for plain bytes)
         raise BvlcWeightsError(f"{path.name} is neither a .caffemodel nor a PyTorch state_dict that loads safely ({err}).") from None
 
 
@@ -288,8 +286,8 @@ def _official_state(progress: bool) -> dict[str, Tensor]:
     if converted.is_file():
         try:
             return torch.load(converted, map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError):
-            pass  # damaged: convert again from the .caffemodel
+        except Exception:  # damaged (torch.load raises many kinds): convert again from the .caffemodel
+            pass
     caffemodel = bvlc_caffemodel_path()
     downloaded = not caffemodel.is_file()
     if downloaded:

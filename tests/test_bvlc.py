@@ -300,3 +300,14 @@ def test_photo_wnids_map_to_torchvision_names():
     for photo in photos:
         wnid, name = photo.stem.split("_", 1)
         assert categories[wnid_index(wnid)] == name.replace("_", " "), photo.name
+
+
+@pytest.mark.parametrize("content", [b"", b"half a download", b"PK\x03\x04garbage"])
+def test_damaged_local_weights_file_is_a_clear_error(tmp_path, content):
+    """torch.load raises KeyError, EOFError, ... for such files: all must become the plain BvlcWeightsError."""
+    from model.bvlc import BvlcWeightsError, load_bvlc_googlenet
+
+    path = tmp_path / "bvlc.pth"
+    path.write_bytes(content)
+    with pytest.raises(BvlcWeightsError, match="bvlc.pth"):
+        load_bvlc_googlenet(path)
