@@ -33,12 +33,10 @@ EN: dict[str, str] = {
     "module": "Inception module",
     "colormap": "Colormap (colour-blind safe)",
     "opacity": "Overlay opacity",
-    "legend": "Legend",
     "low": "low",
     "high": "high",
     "mean_map": "Mean activation",
     "channels": "Most active channels (#channel, mean activation)",
-    "stats": "Branch statistics",
     "col_branch": "Branch",
     "col_kernel": "Kernel",
     "col_channels": "Channels",
@@ -114,7 +112,6 @@ EN: dict[str, str] = {
     "attr_signed": "Red: evidence for the class. Blue: evidence against it. White: no effect.",
     "attr_unsigned": "Bright: the pixels that matter most for this class.",
     "attr_need_analysis": "Analyse a photo first.",
-    "attr_bad_class": "Unknown class: ",
     "target_top": "#{rank} {label} ({p:.1%})",
     "m_saliency": "Saliency: how much each pixel would change the class score if it changed a little (the raw gradient).",
     "m_integrated_gradients": "Integrated Gradients: each pixel's share of the score, summed along a path from a plain grey image to this photo.",
@@ -131,7 +128,6 @@ EN: dict[str, str] = {
     "error_internal": "Something went wrong while analysing this image. The details are in the server log; "
     "please try another image.",
     "error_no_image": "Please upload a photo first.",
-    "error_model": "Could not load this model: ",
     "footer": "Example photo credits: assets/LICENSES.md (palace.jpg: danielbuechele, CC BY 2.0). "
     "Built on torchvision, Captum and Gradio.",
 }
@@ -165,12 +161,10 @@ KO: dict[str, str] = {
     "module": "Inception 모듈",
     "colormap": "색상표 (색각이상 친화)",
     "opacity": "겹침 불투명도",
-    "legend": "범례",
     "low": "낮음",
     "high": "높음",
     "mean_map": "평균 활성화",
     "channels": "가장 활발한 채널 (#채널, 평균 활성화)",
-    "stats": "가지별 통계",
     "col_branch": "가지",
     "col_kernel": "커널",
     "col_channels": "채널 수",
@@ -246,7 +240,6 @@ KO: dict[str, str] = {
     "attr_signed": "빨강: 이 클래스를 지지하는 근거. 파랑: 반대하는 근거. 흰색: 영향 없음.",
     "attr_unsigned": "밝은 곳: 이 클래스에 가장 중요한 픽셀.",
     "attr_need_analysis": "먼저 사진을 분석하세요.",
-    "attr_bad_class": "알 수 없는 클래스: ",
     "target_top": "{rank}위 {label} ({p:.1%})",
     "m_saliency": "Saliency: 픽셀이 조금 바뀔 때 클래스 점수가 얼마나 바뀌는지 (기울기 그 자체).",
     "m_integrated_gradients": "Integrated Gradients: 회색 이미지에서 이 사진까지 가는 경로를 따라 더한, 각 픽셀의 점수 기여분.",
@@ -263,7 +256,6 @@ KO: dict[str, str] = {
     "error_internal": "이미지를 분석하는 중 문제가 생겼습니다. 자세한 내용은 서버 로그에 있습니다. 다른 이미지를 "
     "시도해 보세요.",
     "error_no_image": "먼저 사진을 올려 주세요.",
-    "error_model": "이 모델을 불러올 수 없습니다: ",
     "footer": "예시 사진 출처: assets/LICENSES.md (palace.jpg: danielbuechele, CC BY 2.0). "
     "torchvision, Captum, Gradio로 만들었습니다.",
 }

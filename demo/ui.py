@@ -270,6 +270,7 @@ def build_app(pool: EnginePool) -> gr.Blocks:
             gr.update(label=t(lang, "tab_attr")),
             t(lang, "branches_intro"),
             t(lang, "overview"),
+            branch_caption_text(lang),
             gr.update(label=t(lang, "module")),
             gr.update(label=t(lang, "colormap")),
             gr.update(label=t(lang, "opacity")),
@@ -292,6 +293,9 @@ def build_app(pool: EnginePool) -> gr.Blocks:
             gr.update(label=t(lang, "opacity")),
             gr.update(label=t(lang, "attr_compare")),
         ]
+
+    def branch_caption_text(lang: str) -> str:
+        return f"*{t(lang, 'mean_map')} · {t(lang, 'channels')}*"
 
     def initial_language(request: gr.Request):
         wanted = (request.query_params.get("lang") or "").lower() if request else ""
@@ -341,6 +345,7 @@ def build_app(pool: EnginePool) -> gr.Blocks:
                     module_heading = gr.Markdown()
                     legend = gr.Image(show_label=False, interactive=False, format="png", scale=0, min_width=380,
                                       buttons=[])
+                branch_caption = gr.Markdown(branch_caption_text("en"))
                 titles, maps, grids = [], [], []
                 with gr.Row():
                     for i in range(4):
@@ -417,8 +422,8 @@ def build_app(pool: EnginePool) -> gr.Blocks:
             relabel,
             [language, arch],
             [title, subtitle, presenter, arch, photo, run_button, examples.dataset, top5, seen, tab_branches, tab_aux,
-             tab_arch, tab_attr, branches_intro, overview_caption, module, cmap, opacity, aux_intro, attr_intro, footer,
-             architecture, attr_method, attr_target, attr_layer, attr_settings, *settings_inputs, explain_button,
+             tab_arch, tab_attr, branches_intro, overview_caption, branch_caption, module, cmap, opacity, aux_intro,
+             attr_intro, footer, architecture, attr_method, attr_target, attr_layer, attr_settings, *settings_inputs, explain_button,
              compare_button, attr_image, attr_opacity, attr_gallery],
             api_name=False,
         ).then(module_views, module_inputs, module_outputs, api_name=False).then(
